@@ -1,0 +1,1 @@
+"""Wire contract: pydantic models only. The SDK imports these without SQLAlchemy."""

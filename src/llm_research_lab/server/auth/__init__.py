@@ -1,0 +1,1 @@
+"""Authentication (JWT, API keys), authorization support and per-principal rate limits."""

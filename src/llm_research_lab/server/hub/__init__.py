@@ -1,0 +1,1 @@
+"""The Eval Hub surface (/api/v1): catalog, models, evaluation requests, system metrics."""

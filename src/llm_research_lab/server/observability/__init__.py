@@ -1,0 +1,1 @@
+"""Request ids, Prometheus metrics, body limits: the ASGI edge."""
