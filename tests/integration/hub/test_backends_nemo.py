@@ -13,7 +13,7 @@ from llm_research_lab.catalog import load_catalog
 from llm_research_lab.engine.backends.nemo import LETTERS, gsm8k_answer
 from llm_research_lab.engine.registry import create_benchmark
 from tests.fakes.openai_server import FakeServer, Script
-from tests.integration.hub.helpers import MODEL, runtime_env
+from tests.integration.hub.helpers import MODEL, runtime_env, wait_status
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -128,3 +128,39 @@ async def test_invalid_nemo_config_is_a_400_naming_the_field(
         "evaluations.0.backends.0.config.endpoint_type",
         "evaluations.0.backends.0.config.endpoint",
     }
+
+
+async def test_multi_container_runs_as_one_job_with_per_backend_results(
+    hub: httpx.AsyncClient, fake: FakeServer
+) -> None:
+    """The notebook's multi-container cell: one request, two nemo-evaluator backends, four
+    benchmarks. arc_challenge and gsm8k run for real through nemo-evaluator against the fake chat
+    endpoint (scores known from the script); mmlu_pro and hendrycks_math are NeMo framework tasks
+    with no offline data, so they fail with an error naming why, and the request is failed with
+    the two completed results kept."""
+    r = await hub.post("/api/v1/evaluations", json=multi_container(fake.base_url + "/v1/chat/completions"))
+    assert r.status_code == 202, r.text
+    rid = r.json()["request_id"]
+    status = await wait_status(hub, rid, timeout=420)
+    assert status["status"] == "failed", status
+    assert status["total_evaluations"] == 4
+    by_name = {x["benchmark_name"]: x for x in status["results"]}
+    assert set(by_name) == {"mmlu_pro", "arc_challenge", "gsm8k", "hendrycks_math"}
+    assert {by_name[n]["backend_name"] for n in ("mmlu_pro", "arc_challenge")} == {"academic-evaluator"}
+    assert {by_name[n]["backend_name"] for n in ("gsm8k", "hendrycks_math")} == {"math-evaluator"}
+    assert all(x["backend_type"] == "nemo-evaluator" for x in status["results"])
+
+    arc, gsm = by_name["arc_challenge"], by_name["gsm8k"]
+    assert arc["status"] == "completed", arc
+    assert arc["metrics"]["acc"] == pytest.approx(ARC_RIGHT / 5)
+    assert gsm["status"] == "completed", gsm
+    assert gsm["metrics"]["exact_match"] == pytest.approx(GSM_RIGHT / 5)
+    for name in ("mmlu_pro", "hendrycks_math"):
+        res = by_name[name]
+        assert res["status"] == "failed", res
+        assert "framework task" in res["error"] and "remote" in res["error"], res["error"]
+    assert status["completed_evaluations"] == 2 and status["failed_evaluations"] == 2
+
+    # The answers went through nemo-evaluator to the fake endpoint: 5 arc + 5 gsm8k chat requests.
+    chats = [r for r in fake.script.requests if r.path == "/v1/chat/completions"]
+    assert len(chats) >= 10
