@@ -164,3 +164,19 @@ async def test_multi_container_runs_as_one_job_with_per_backend_results(
     # The answers went through nemo-evaluator to the fake endpoint: 5 arc + 5 gsm8k chat requests.
     chats = [r for r in fake.script.requests if r.path == "/v1/chat/completions"]
     assert len(chats) >= 10
+
+    # BYOB's per-sample predictions are in the ledger: what was asked, answered and scored.
+    for benchmark, metric, right in (
+        ("arc_challenge", "acc", ARC_RIGHT),
+        ("gsm8k", "exact_match", GSM_RIGHT),
+    ):
+        page = (await hub.get(f"/api/v1/evaluations/{rid}/samples", params={"benchmark": benchmark})).json()
+        rows = page["data"]
+        assert len(rows) == 5, page
+        assert sum(row["scores"][metric] for row in rows) == right
+        assert all(row["extra"]["backend"] == "nemo-evaluator" for row in rows)
+        assert all(row["prompt"] and row["response"] for row in rows)
+    arc_rows = (
+        await hub.get(f"/api/v1/evaluations/{rid}/samples", params={"benchmark": "arc_challenge"})
+    ).json()["data"]
+    assert {row["target"] for row in arc_rows} <= set(LETTERS)

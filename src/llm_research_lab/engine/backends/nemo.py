@@ -16,15 +16,21 @@ Backend config (Eval Hub ``backends[i].config``, overlaid by ``benchmarks[j].con
 ``endpoint_type`` (``chat`` | ``completions``), ``api_key_env``, ``limit_samples`` / ``limit``,
 ``parallelism``, ``temperature``, ``top_p``, ``max_tokens``, ``request_timeout``, ``max_retries``,
 ``timeout_seconds`` (whole run), ``adapter_port`` (the adapter server's port; default a free port,
-so concurrent jobs never share one), ``keep_files``. ``endpoint``/``port``/
-``verify_ssl``/``framework_name`` belong to remote mode.
+so concurrent jobs never share one), ``keep_files``.
 
-No per-document samples reach the ledger in local mode: BYOB writes only aggregate results.
+Remote mode (``nemo_remote``) runs each benchmark as a job on a NeMo Evaluator microservice through its
+v1 REST API (``endpoint``, ``port``, ``scheme``, ``verify_ssl``, ``namespace``, ``config_type``,
+``poll_interval_seconds``, ``service_api_key_env``); the service runs named NeMo tasks too.
+
+Local mode imports per-document samples into the ledger: the runner asks BYOB for
+``byob_predictions.jsonl`` (prompt, response, target, scores per sample). Remote mode cannot: the v1
+API returns aggregate results only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import json
 import math
@@ -35,7 +41,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -61,7 +67,7 @@ from llm_research_lab.engine.models.base import ModelSpec
 from llm_research_lab.engine.models.openai import normalise_base_url
 from llm_research_lab.engine.registry import BENCHMARKS, backend, create_benchmark
 from llm_research_lab.engine.runner import Method, RunTiming
-from llm_research_lab.engine.types import ProgressCallback, SampleSink
+from llm_research_lab.engine.types import ProgressCallback, SampleSink, ScoredSample
 
 NAME = "nemo-evaluator"
 RUNNER_MODULE = "llm_research_lab.engine.backends._nemo_runner"
@@ -119,6 +125,38 @@ def map_results(results: Mapping[str, Any]) -> dict[str, float]:
                     stderr = ((sval or {}).get("stats") or {}).get("stderr")
                     if isinstance(stderr, int | float) and math.isfinite(float(stderr)):
                         out[f"{name}_stderr"] = float(stderr)
+    return out
+
+
+def predictions_to_scored(benchmark: str, lines: Iterable[str]) -> list[ScoredSample]:
+    """BYOB's ``byob_predictions.jsonl`` rows -> ledger samples. Skipped samples (model error,
+    missing field) are kept with empty scores and their error, so the ledger shows why."""
+    out: list[ScoredSample] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        scores = {
+            str(k): float(v)
+            for k, v in (row.get("scores") or {}).items()
+            if isinstance(v, int | float)  # bool is an int: True -> 1.0
+        }
+        prompt = str(row.get("prompt") or "")
+        extra: dict[str, Any] = {"method": "generate_until", "backend": NAME, "status": row.get("status")}
+        if row.get("error"):
+            extra["error"] = str(row["error"])
+        out.append(
+            ScoredSample(
+                benchmark=benchmark,
+                doc_id=int(row["sample_id"]),
+                request_hash=hashlib.sha256(f"{NAME}\0{prompt}".encode()).hexdigest()[:32],
+                prompt=prompt,
+                response="" if row.get("response") is None else str(row["response"]),
+                target=str(row.get("target", "")),
+                scores=scores,
+                extra=extra,
+            )
+        )
     return out
 
 
@@ -197,21 +235,21 @@ class NemoEvaluatorBackend:
         progress: ProgressCallback | None = None,
         cancel: asyncio.Event | None = None,
     ) -> BackendRunResult:
-        """Evaluate `task` on `model` with NeMo Evaluator (local mode)."""
+        """Evaluate `task` on `model` with NeMo Evaluator (local subprocess or remote service)."""
         cfg = merged_config(self.config, task)
         if str(cfg.get("mode") or "local") == "remote":
-            # The NeMo Evaluator microservice's REST protocol is not implemented in this build.
-            raise BackendUnavailableError(
-                f"{NAME}: remote mode (a NeMo Evaluator service at {cfg.get('endpoint')}:"
-                f"{cfg.get('port', 3825)}) is not available in this build; use mode: local"
-            )
-        return await self._run_local(model, task, cfg, progress, cancel)
+            # Imported here: nemo_remote imports this module (map_results).
+            from llm_research_lab.engine.backends.nemo_remote import run_remote
+
+            return await run_remote(self, model, task, cfg, progress, cancel)
+        return await self._run_local(model, task, cfg, sink, progress, cancel)
 
     async def _run_local(
         self,
         model: ModelSpec,
         task: BackendTask,
         cfg: Mapping[str, Any],
+        sink: SampleSink,
         progress: ProgressCallback | None,
         cancel: asyncio.Event | None,
     ) -> BackendRunResult:
@@ -299,6 +337,10 @@ class NemoEvaluatorBackend:
                 )
             raw = yaml.safe_load(results_path.read_text(encoding="utf-8")) or {}
             metrics = map_results(raw)
+            predictions = base / "out" / "byob_predictions.jsonl"
+            if predictions.is_file():
+                text = predictions.read_text(encoding="utf-8")
+                await sink.record(predictions_to_scored(task.benchmark_id, text.splitlines()))
             if progress is not None:
                 await progress(task.benchmark_id, len(rows), len(rows), {})
             wall = time.perf_counter() - started
