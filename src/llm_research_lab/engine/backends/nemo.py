@@ -15,8 +15,9 @@ Backend config (Eval Hub ``backends[i].config``, overlaid by ``benchmarks[j].con
 ``mode`` (``local`` | ``remote``), ``model_endpoint`` (full URL, e.g. ``.../v1/chat/completions``),
 ``endpoint_type`` (``chat`` | ``completions``), ``api_key_env``, ``limit_samples`` / ``limit``,
 ``parallelism``, ``temperature``, ``top_p``, ``max_tokens``, ``request_timeout``, ``max_retries``,
-``timeout_seconds`` (whole run), ``adapter_port`` (the adapter server's port; default a free port,
-so concurrent jobs never share one), ``keep_files``.
+``timeout_seconds`` (whole run), ``port`` (where nemo-evaluator's adapter server listens: the first
+port from ``port``, default 3825, that is free and not held by another run of this server, so two jobs
+started together never share one), ``adapter_port`` (exactly this port, no search), ``keep_files``.
 
 Remote mode (``nemo_remote``) runs each benchmark as a job on a NeMo Evaluator microservice through its
 v1 REST API (``endpoint``, ``port``, ``scheme``, ``verify_ssl``, ``namespace``, ``config_type``,
@@ -99,10 +100,42 @@ def score(inp: ScorerInput):
 '''
 
 
+DEFAULT_ADAPTER_PORT = 3825
+PORT_SEARCH_SPAN = 200
+# Adapter ports held by runs of this process. nemo-evaluator's own search (from 3825) races when two
+# jobs start together: both see 3825 free, and one job's requests reach the other job's adapter.
+_held_ports: set[int] = set()
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def hold_adapter_port(preferred: int = DEFAULT_ADAPTER_PORT) -> int:
+    """The first port from `preferred` that is bindable and not held by another run; held until
+    `release_adapter_port`. Falls back to any free port when the whole span is taken."""
+    for port in range(preferred, min(preferred + PORT_SEARCH_SPAN, 65536)):
+        if port not in _held_ports and _bindable(port):
+            _held_ports.add(port)
+            return port
+    port = _free_port()
+    _held_ports.add(port)
+    return port
+
+
+def release_adapter_port(port: int) -> None:
+    _held_ports.discard(port)
 
 
 def nemo_available() -> bool:
@@ -267,6 +300,7 @@ class NemoEvaluatorBackend:
         rows, kind = await asyncio.to_thread(byob_rows, task.benchmark_id, self.resolver, limit)
         method: Method = "generate_until"
         timeout = opt_float(cfg, "timeout_seconds", default=DEFAULT_TIMEOUT_S)
+        held: int | None = None
         base = Path(tempfile.mkdtemp(prefix="lab-nemo-", dir=self.work_dir))
         try:
             name = "lab_" + re.sub(r"[^a-z0-9_]", "_", task.benchmark_id.lower())
@@ -311,9 +345,13 @@ class NemoEvaluatorBackend:
             spec_path = base / "spec.json"
             spec_path.write_text(json.dumps(spec), encoding="utf-8")
             extra = {"NEMO_EVALUATOR_TELEMETRY_LEVEL": "0", "HOME": str(base)}
-            # nemo-evaluator's own port search (from 3825) races when two jobs start together: both
-            # take the same port and one job's requests reach the other's adapter. Pick a free one.
-            extra["ADAPTER_PORT"] = str(opt_int(cfg, "adapter_port") or _free_port())
+            exact = opt_int(cfg, "adapter_port")
+            if exact is None:
+                adapter_port = hold_adapter_port(opt_int(cfg, "port") or DEFAULT_ADAPTER_PORT)
+                held = adapter_port
+            else:
+                adapter_port = exact
+            extra["ADAPTER_PORT"] = str(adapter_port)
             env = child_environment(self.environ, extra)
             if progress is not None:
                 await progress(task.benchmark_id, 0, len(rows), {})
@@ -357,6 +395,7 @@ class NemoEvaluatorBackend:
                 backend=NAME,
                 details={
                     "mode": "local",
+                    "adapter_port": adapter_port,
                     "version": metadata.version("nemo-evaluator"),
                     "nemo_task": name,
                     "results": raw.get("results"),
@@ -364,6 +403,8 @@ class NemoEvaluatorBackend:
                 },
             )
         finally:
+            if held is not None:
+                release_adapter_port(held)
             if not cfg.get("keep_files"):
                 await asyncio.to_thread(shutil.rmtree, base, True)
 

@@ -1,4 +1,4 @@
-"""BYOB's per-sample predictions (``byob_predictions.jsonl``) -> ledger samples."""
+"""NeMo Evaluator local mode: BYOB per-sample predictions -> ledger samples, and adapter ports."""
 
 from __future__ import annotations
 
@@ -48,3 +48,26 @@ def test_skipped_rows_keep_their_error_and_no_scores() -> None:
     assert sample.response == "" and sample.scores == {}
     assert sample.extra["status"] == "skipped_model_error"
     assert sample.extra["error"] == "HTTP 500 from endpoint"
+
+
+def test_adapter_ports_start_at_the_configured_port_and_are_never_shared() -> None:
+    """Local mode's adapter port: the config `port` (3825 by default) when free; a run in progress
+    holds its port, so a second run started meanwhile gets the next free one."""
+    import socket
+
+    from llm_research_lab.engine.backends.nemo import hold_adapter_port, release_adapter_port
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        taken = busy.getsockname()[1]
+        busy.listen()
+        first = hold_adapter_port(taken)  # the configured port is in use by someone else
+        second = hold_adapter_port(taken)
+    try:
+        assert taken < first < second <= taken + 200
+    finally:
+        release_adapter_port(first)
+        release_adapter_port(second)
+    again = hold_adapter_port(taken)  # released ports (and the freed one) are offered again
+    release_adapter_port(again)
+    assert again == taken
