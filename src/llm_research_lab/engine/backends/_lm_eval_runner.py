@@ -172,4 +172,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from llm_research_lab.engine.backends._orphan_guard import exit_with_parent
+
+    exit_with_parent()
     sys.exit(main(sys.argv[1:]))
