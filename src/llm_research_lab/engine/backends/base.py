@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from llm_research_lab.catalog.resolver import DataResolver
 from llm_research_lab.engine.models.base import ModelSpec
 from llm_research_lab.engine.runner import BenchmarkRunResult, RunTiming
 from llm_research_lab.engine.types import ProgressCallback, SampleSink, ScoredSample
@@ -284,3 +286,26 @@ def child_environment(
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.update(extra)
     return env
+
+
+class SubprocessBackend:
+    """What the harness backends share: the Eval Hub backend config, where benchmark data comes from,
+    the environment handed to the harness (None: the server's own), where its temporary run
+    directories go, and the Python that runs its runner module."""
+
+    name = ""
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        resolver: DataResolver,
+        environ: Mapping[str, str] | None = None,
+        work_dir: Path | None = None,
+        python: str | None = None,
+    ) -> None:
+        self.config = dict(config or {})
+        self.resolver = resolver
+        self.environ = environ
+        self.work_dir = work_dir
+        self.python = python or sys.executable

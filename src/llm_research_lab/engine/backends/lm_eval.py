@@ -34,7 +34,6 @@ import asyncio
 import json
 import math
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -51,6 +50,7 @@ from llm_research_lab.engine.backends.base import (
     BackendTask,
     BackendTimeoutError,
     BackendUnavailableError,
+    SubprocessBackend,
     cancelled_result,
     child_environment,
     merged_config,
@@ -186,25 +186,10 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- the backend
 
 
-class LmEvalBackend:
+class LmEvalBackend(SubprocessBackend):
     """Runs catalog benchmarks with lm-evaluation-harness; see the module docstring."""
 
     name = NAME
-
-    def __init__(
-        self,
-        config: Mapping[str, Any] | None = None,
-        *,
-        resolver: DataResolver,
-        environ: Mapping[str, str] | None = None,
-        work_dir: Path | None = None,
-        python: str | None = None,
-    ) -> None:
-        self.config = dict(config or {})
-        self.resolver = resolver
-        self.environ = environ
-        self.work_dir = work_dir
-        self.python = python or sys.executable
 
     # -- configuration ---------------------------------------------------------------------------
 

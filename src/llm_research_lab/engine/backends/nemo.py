@@ -39,7 +39,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -57,6 +56,7 @@ from llm_research_lab.engine.backends.base import (
     BackendTask,
     BackendTimeoutError,
     BackendUnavailableError,
+    SubprocessBackend,
     cancelled_result,
     child_environment,
     merged_config,
@@ -230,25 +230,10 @@ def byob_rows(
     return rows, kind
 
 
-class NemoEvaluatorBackend:
+class NemoEvaluatorBackend(SubprocessBackend):
     """Runs benchmarks with NeMo Evaluator; see the module docstring."""
 
     name = NAME
-
-    def __init__(
-        self,
-        config: Mapping[str, Any] | None = None,
-        *,
-        resolver: DataResolver,
-        environ: Mapping[str, str] | None = None,
-        work_dir: Path | None = None,
-        python: str | None = None,
-    ) -> None:
-        self.config = dict(config or {})
-        self.resolver = resolver
-        self.environ = environ
-        self.work_dir = work_dir
-        self.python = python or sys.executable
 
     def _model_url(self, model: ModelSpec, cfg: Mapping[str, Any], endpoint_type: str) -> str:
         url = cfg.get("model_endpoint")
