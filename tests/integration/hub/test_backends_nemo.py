@@ -121,13 +121,18 @@ async def test_invalid_nemo_config_is_a_400_naming_the_field(
     cfg["endpoint_type"] = "embedding"
     cfg["mode"] = "remote"
     del cfg["endpoint"]
+    cfg["scheme"] = "ftp"
+    cfg["poll_interval_seconds"] = 0
+    cfg["namespace"] = 7
     r = await hub.post("/api/v1/evaluations", json=body)
     assert r.status_code == 400, r.text
     fields = r.json()["details"]["fields"]
     assert set(fields) == {
-        "evaluations.0.backends.0.config.endpoint_type",
-        "evaluations.0.backends.0.config.endpoint",
+        f"evaluations.0.backends.0.config.{key}"
+        for key in ("endpoint_type", "endpoint", "scheme", "poll_interval_seconds", "namespace")
     }
+    # Nothing was created for the refused request.
+    assert (await hub.get("/api/v1/evaluations")).json() == []
 
 
 async def test_multi_container_runs_as_one_job_with_per_backend_results(

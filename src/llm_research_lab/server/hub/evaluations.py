@@ -137,9 +137,16 @@ class HubEvaluationService:
             problems[f"{where}.endpoint_type"] = f"must be 'chat' or 'completions', not {etype!r}"
         if mode == "remote" and not cfg.get("endpoint"):
             problems[f"{where}.endpoint"] = "is required in remote mode (the NeMo Evaluator service host)"
-        for key in ("model_endpoint", "api_key_env", "endpoint"):
+        for key in (
+            "model_endpoint", "api_key_env", "endpoint", "namespace", "config_type", "service_api_key_env"
+        ):  # fmt: skip
             if key in cfg and not isinstance(cfg[key], str):
                 problems[f"{where}.{key}"] = "must be a string"
+        if cfg.get("scheme", "http") not in ("http", "https"):
+            problems[f"{where}.scheme"] = "must be 'http' or 'https'"
+        poll = cfg.get("poll_interval_seconds")
+        if poll is not None and (isinstance(poll, bool) or not isinstance(poll, int | float) or poll <= 0):
+            problems[f"{where}.poll_interval_seconds"] = "must be a positive number"
         for key in ("port", "parallelism", "limit_samples", "timeout_seconds", "max_retries"):
             value = cfg.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
