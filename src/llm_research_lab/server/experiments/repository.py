@@ -30,8 +30,18 @@ class ExperimentRepository:
     async def add(self, experiment: Experiment) -> Experiment:
         self.session.add(experiment)
         await self.session.flush()
-        await self.replace_tags(experiment.id, experiment.tags)
-        await self.replace_collaborators(experiment.id, [uuid.UUID(c) for c in experiment.collaborators])
+        # A new experiment has no tag or collaborator rows yet: insert them, nothing to delete first
+        # (two round trips fewer than replace_* on every create).
+        self.session.add_all(
+            [ExperimentTag(experiment_id=experiment.id, tag=t) for t in dict.fromkeys(experiment.tags)]
+        )
+        self.session.add_all(
+            [
+                ExperimentCollaborator(experiment_id=experiment.id, user_id=uuid.UUID(c))
+                for c in dict.fromkeys(experiment.collaborators)
+            ]
+        )
+        await self.session.flush()
         return experiment
 
     async def replace_tags(self, experiment_id: uuid.UUID, tags: Sequence[str]) -> None:
