@@ -17,15 +17,6 @@ from tests.fakes.openai_server import FakeServer, LLRule, Script
 from tests.integration.hub.helpers import MODEL, wait_status
 from tests.parity.fake_tokenizer import add_tokenizer_routes
 
-
-async def settled(hub: httpx.AsyncClient, rid: str, timeout: float) -> dict[str, Any]:
-    """The terminal status, read once more: a GET racing the job's final commit can see the run
-    already failed (SQLite reads each SELECT in its own snapshot) but the job's error not yet."""
-    await wait_status(hub, rid, timeout=timeout)
-    body: dict[str, Any] = (await hub.get(f"/api/v1/evaluations/{rid}")).json()
-    return body
-
-
 pytestmark = [
     # lm_eval runs in a subprocess; nothing of it is imported here, but its datasets/transformers
     # imports in our process (none expected) must not turn deprecations into errors either.
@@ -145,7 +136,7 @@ async def test_without_a_tokenizer_the_job_fails_with_the_reason(
     ]
     r = await hub.post("/api/v1/evaluations", json=body)
     assert r.status_code == 202, r.text
-    status = await settled(hub, r.json()["request_id"], timeout=60)
+    status = await wait_status(hub, r.json()["request_id"], timeout=60)
     assert status["status"] == "failed"
     (res,) = status["results"]
     assert res["status"] == "failed" and res["attempts"] == 1
@@ -174,7 +165,7 @@ async def test_missing_lm_eval_fails_the_job_with_the_install_hint(
     ]
     r = await hub.post("/api/v1/evaluations", json=body)
     assert r.status_code == 202, r.text
-    status = await settled(hub, r.json()["request_id"], timeout=60)
+    status = await wait_status(hub, r.json()["request_id"], timeout=60)
     assert status["status"] == "failed"
     (res,) = status["results"]
     # Not retried: a missing package is the same on every attempt.

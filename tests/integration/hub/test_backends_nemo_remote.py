@@ -120,10 +120,8 @@ async def test_failed_service_job_fails_the_benchmark_without_retries(
     body["evaluations"][0]["retry_attempts"] = 2
     r = await hub.post("/api/v1/evaluations", json=body)
     assert r.status_code == 202, r.text
-    rid = r.json()["request_id"]
-    await wait_status(hub, rid, timeout=60)
-    # Read once more: a GET racing the job's final commit can see the run failed but not its error yet.
-    status = (await hub.get(f"/api/v1/evaluations/{rid}")).json()
+    # The first terminal status read already carries the error: jobs and runs are read in one snapshot.
+    status = await wait_status(hub, r.json()["request_id"], timeout=60)
     by_name = {x["benchmark_name"]: x for x in status["results"]}
     assert by_name["mmlu_pro"]["status"] == "completed"
     failed = by_name["gsm8k"]

@@ -50,13 +50,17 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     return [p for p in pids if _alive(p)]
 
 
-def test_runner_and_its_children_die_when_the_parent_is_killed() -> None:
+def _start(child: str) -> tuple[subprocess.Popen[str], int, int]:
+    """The "server" process, its runner's pid and the runner's child's pid."""
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, CHILD], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, "-c", PARENT, child], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     assert parent.stdout is not None
-    child_pid = int(parent.stdout.readline())
-    grandchild_pid = int(parent.stdout.readline())
+    return parent, int(parent.stdout.readline()), int(parent.stdout.readline())
+
+
+def test_runner_and_its_children_die_when_the_parent_is_killed() -> None:
+    parent, child_pid, grandchild_pid = _start(CHILD)
     try:
         time.sleep(0.3)
         assert _alive(child_pid) and _alive(grandchild_pid)  # the guard leaves a live parent alone
@@ -74,13 +78,7 @@ def test_runner_and_its_children_die_when_the_parent_is_killed() -> None:
 def test_without_the_guard_the_runner_would_outlive_its_parent() -> None:
     """The control: the same runner minus `exit_with_parent` survives the kill, so the first test
     measures the guard and not something else killing the group."""
-    child = CHILD.replace("exit_with_parent(0.05)", "pass")
-    parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, child], stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    assert parent.stdout is not None
-    child_pid = int(parent.stdout.readline())
-    grandchild_pid = int(parent.stdout.readline())
+    parent, child_pid, grandchild_pid = _start(CHILD.replace("exit_with_parent(0.05)", "pass"))
     try:
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(5)
